@@ -1,0 +1,1 @@
+"""Code shared by the orchestrator, the workers and the RideShare services."""

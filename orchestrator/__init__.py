@@ -1,0 +1,1 @@
+"""The DBaaS orchestrator: HTTP API, RPC to workers, reconciliation and autoscaling."""

@@ -1,0 +1,111 @@
+"""The orchestrator's HTTP API (Flask), served by gunicorn as one process with threads.
+
+One process matters: the read counter, the reconciliation loop and the RPC
+reply routing must each exist once.
+"""
+
+import json
+import logging
+import time
+import uuid
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from common.config import settings
+from common.validation import InvalidRequest, validate_read, validate_write
+from orchestrator.control import ControlPlane, NoSuchWorker
+from orchestrator.rpc import RpcTimeout
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(control: ControlPlane | None = None) -> Flask:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    control = control or ControlPlane.start()
+    app.extensions["control"] = control
+
+    @app.errorhandler(InvalidRequest)
+    def invalid_request(error):
+        return jsonify(error=str(error)), 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error):
+        return jsonify(error=f"request body larger than {settings.max_body_bytes} bytes"), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        return jsonify(error=error.description), error.code
+
+    @app.post("/api/v1/db/write")
+    def db_write():
+        body = validate_write(_json_body())
+        body.setdefault("id", uuid.uuid4().hex)
+        return _forward(control.write(body), f"write {body['id']}")
+
+    @app.post("/api/v1/db/read")
+    def db_read():
+        control.autoscaler.count_read(time.monotonic())
+        return _forward(control.read(validate_read(_json_body())), "read")
+
+    @app.post("/api/v1/db/clear")
+    def db_clear():
+        body = _json_body(allow_empty=True)
+        if body not in (None, {}):
+            raise InvalidRequest("db/clear takes an empty body or {}")
+        reply = control.write({"op": "clear", "id": uuid.uuid4().hex})
+        if isinstance(reply, RpcTimeout):
+            return _forward(reply, "clear")
+        return jsonify({}), reply["status"]
+
+    @app.post("/api/v1/crash/master")
+    def crash_master():
+        try:
+            return jsonify([control.crash_master()])
+        except NoSuchWorker as error:
+            return jsonify(error=str(error)), 400
+
+    @app.post("/api/v1/crash/slave")
+    def crash_slave():
+        try:
+            return jsonify([control.crash_slave()])
+        except NoSuchWorker as error:
+            return jsonify(error=str(error)), 400
+
+    @app.get("/api/v1/worker/list")
+    def worker_list():
+        return jsonify(control.worker_pids())
+
+    @app.get("/api/v1/worker/status")
+    def worker_status():
+        return jsonify(control.status())
+
+    @app.get("/api/v1/health")
+    def health():
+        health = control.health()
+        return jsonify(health), 200 if health["ok"] else 503
+
+    return app
+
+
+def _json_body(allow_empty: bool = False):
+    raw = request.get_data(cache=False)
+    if allow_empty and not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidRequest(f"request body is not valid JSON: {error}") from None
+
+
+def _forward(reply, what: str) -> Response:
+    """Turn a worker's reply, or a timeout, into the HTTP answer."""
+    if isinstance(reply, RpcTimeout):
+        message = f"{what} not confirmed within {settings.rpc_timeout} s"
+        if what.startswith("write"):
+            message += "; retrying with the same id is safe"
+        return jsonify(error=message), 503
+    return jsonify(reply["body"]), reply["status"]

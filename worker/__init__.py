@@ -1,0 +1,1 @@
+"""The DBaaS worker: one program whose role (master or slave) comes from the election."""

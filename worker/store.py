@@ -1,0 +1,168 @@
+"""The worker's own MongoDB-compatible store: log application, reads, digest.
+
+Internal collections start with an underscore, which no client collection
+name can (see common.validation), so no request can reach them:
+- ``_meta`` holds the applied log position and epoch state,
+- ``_writes`` holds the answer of every valid write by write id.
+
+NOTE: FerretDB 1.24 on SQLite scans a collection for every filter, even on
+``_id`` (its explain shows SCAN), so updates, deletes and reads cost time in
+proportion to the collection size; inserts use the unique index and stay fast.
+"""
+
+import hashlib
+import json
+import logging
+from typing import Iterable, Optional
+
+import pymongo
+from pymongo import DeleteMany, ReplaceOne
+from pymongo.errors import BulkWriteError
+
+from worker.log_rules import EpochState
+
+logger = logging.getLogger(__name__)
+
+META = "_meta"
+WRITES = "_writes"
+DUPLICATE_KEY = 11000
+
+
+class Store:
+    """A pymongo connection to one worker's database.
+
+    Every method blocks on the store; a pymongo error propagates, and the
+    worker treats it as fatal because its data would no longer match the log.
+    """
+
+    def __init__(self, url: str, database: str) -> None:
+        self.client = pymongo.MongoClient(url, serverSelectionTimeoutMS=30000)
+        self.db = self.client[database]
+
+    def wait_ready(self) -> None:
+        self.client.admin.command("ping")
+
+    # State recorded after the data it covers.
+
+    def load_state(self) -> tuple[Optional[int], EpochState, dict]:
+        """Return the applied position, the epoch state and the answers by write id."""
+        meta = self.db[META].find_one({"_id": "position"})
+        answers = {doc["_id"]: doc["answer"] for doc in self.db[WRITES].find({})}
+        if meta is None:
+            return None, EpochState(), answers
+        return meta["offset"], EpochState(meta["epoch"], meta["owner"]), answers
+
+    def record_position(self, offset: int, state: EpochState) -> None:
+        document = {"_id": "position", "offset": offset, **state.as_dict()}
+        self.db[META].replace_one({"_id": "position"}, document, upsert=True)
+
+    # Log application.
+
+    def apply(self, entries: Iterable[dict]) -> None:
+        """Apply valid write and clear entries in order; applying them again changes nothing.
+
+        Consecutive entries are grouped into one bulk request per collection,
+        which keeps replay fast; a clear flushes what came before it.
+        """
+        pending: dict[str, list] = {}
+        answers = []
+        for entry in entries:
+            if entry.get("local"):
+                # This worker is the master that wrote the entry: its data is
+                # already here, and newer local writes may have changed it since.
+                pass
+            elif entry["kind"] == "clear":
+                self._flush(pending, answers)
+                pending, answers = {}, []
+                self.clear()
+            else:
+                pending.setdefault(entry["collection"], []).append(entry)
+            answers.append({"_id": entry["id"], "answer": entry["answer"]})
+        self._flush(pending, answers)
+
+    def _flush(self, pending: dict, answers: list) -> None:
+        for name, entries in pending.items():
+            self._apply_collection(self.db[name], entries)
+        if answers:
+            self._insert_or_replace(self.db[WRITES], answers)
+
+    def _apply_collection(self, collection, entries: list) -> None:
+        # Runs of inserts go through insert_many, which uses the unique _id
+        # index; replacements and deletes keep their order between them.
+        inserts: list = []
+        for entry in entries:
+            if entry["inserted"] and not entry["replaced"] and not entry["deleted"]:
+                inserts.extend(entry["inserted"])
+                continue
+            self._insert_or_replace(collection, inserts)
+            inserts = []
+            self._insert_or_replace(collection, entry["inserted"])
+            requests = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in entry["replaced"]]
+            if entry["deleted"]:
+                requests.append(DeleteMany({"_id": {"$in": entry["deleted"]}}))
+            if requests:
+                collection.bulk_write(requests, ordered=True)
+        self._insert_or_replace(collection, inserts)
+
+    @staticmethod
+    def _insert_or_replace(collection, documents: list) -> None:
+        """Insert documents; one that is already there (a re-applied entry) is replaced."""
+        if not documents:
+            return
+        try:
+            collection.insert_many(documents, ordered=True)
+            return
+        except BulkWriteError as error:
+            if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
+                raise
+            done = error.details["nInserted"]
+        # An ordered insert stops at the first duplicate: replace from there.
+        requests = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in documents[done:]]
+        collection.bulk_write(requests, ordered=True)
+
+    def clear(self) -> None:
+        for name in self.collection_names():
+            self.db.drop_collection(name)
+
+    def collection_names(self) -> list:
+        return sorted(n for n in self.db.list_collection_names() if not n.startswith("_"))
+
+    # Reads.
+
+    def read(self, request: dict) -> dict:
+        collection = self.db[request["collection"]]
+        if request["count"]:
+            options = {}
+            if request["limit"]:
+                options["limit"] = request["limit"]
+            if request["skip"]:
+                options["skip"] = request["skip"]
+            return {"count": collection.count_documents(request["filter"], **options)}
+        cursor = collection.find(request["filter"], request.get("projection"))
+        if request.get("sort"):
+            cursor = cursor.sort(request["sort"])
+        if request["skip"]:
+            cursor = cursor.skip(request["skip"])
+        if request["limit"]:
+            cursor = cursor.limit(request["limit"])
+        return {"documents": list(cursor)}
+
+    def digest(self) -> dict:
+        """Return a SHA-256 over every client collection, its documents in canonical JSON, sorted."""
+        sha = hashlib.sha256()
+        documents = 0
+        for name in self.collection_names():
+            rows = [_canonical(doc) for doc in self.db[name].find({})]
+            rows.sort()
+            sha.update(name.encode() + b"\0")
+            for row in rows:
+                sha.update(row.encode() + b"\n")
+            documents += len(rows)
+        return {"digest": sha.hexdigest(), "documents": documents}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _canonical(document: dict) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
