@@ -65,7 +65,7 @@ class Settings:
     worker_image: str = field(default_factory=lambda: _env_str("WORKER_IMAGE", "rideshare-worker:latest"))
     store_image: str = field(default_factory=lambda: _env_str("STORE_IMAGE", "mongo:7"))
     store_command: str = field(
-        default_factory=lambda: _env_str("STORE_COMMAND", "mongod --bind_ip_all --wiredTigerCacheSizeGB 0.25")
+        default_factory=lambda: _env_str("STORE_COMMAND", "mongod --bind_ip 127.0.0.1 --wiredTigerCacheSizeGB 0.25")
     )
     docker_network: str = field(default_factory=lambda: _env_str("DOCKER_NETWORK", "rideshare"))
 
@@ -89,3 +89,15 @@ class Settings:
 
 
 settings = Settings()
+
+# Settings a worker inherits from the orchestrator that spawns it.
+WORKER_SETTINGS = (
+    "RABBITMQ_URL", "AMQP_HEARTBEAT", "ZOOKEEPER_HOSTS", "ZK_SESSION_TIMEOUT", "ZK_ROOT",
+    "READ_QUEUE", "WRITE_QUEUE", "RESPONSE_QUEUE", "SYNC_QUEUE", "READ_WAIT", "RPC_TIMEOUT",
+    "STORE_DATABASE", "LOG_LEVEL",
+)
+
+
+def worker_environment() -> dict:
+    """Return the orchestrator's values of WORKER_SETTINGS that are set, to pass to a new worker."""
+    return {name: os.environ[name] for name in WORKER_SETTINGS if name in os.environ}

@@ -81,7 +81,8 @@ def create_app(control: ControlPlane | None = None) -> Flask:
 
     @app.get("/api/v1/worker/status")
     def worker_status():
-        return jsonify(control.status())
+        digest = request.args.get("digest", "false").lower() in ("1", "true", "yes")
+        return jsonify(control.status(digest=digest))
 
     @app.get("/api/v1/health")
     def health():

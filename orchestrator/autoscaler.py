@@ -2,7 +2,6 @@
 
 import math
 import threading
-from typing import Optional
 
 
 def desired_slaves(reads: int, reads_per_slave: int, min_slaves: int, max_slaves: int) -> int:
@@ -25,7 +24,7 @@ class Autoscaler:
         self.max_slaves = max_slaves
         self.target = min_slaves
         self.reads = 0
-        self.next_tick: Optional[float] = None
+        self.next_tick: float | None = None
         self._lock = threading.Lock()
 
     def count_read(self, now: float) -> None:
@@ -34,7 +33,7 @@ class Autoscaler:
             if self.next_tick is None:
                 self.next_tick = now + self.window
 
-    def tick(self, now: float) -> Optional[int]:
+    def tick(self, now: float) -> int | None:
         """Apply every tick that is due; return the new target if it changed."""
         with self._lock:
             if self.next_tick is None or now < self.next_tick:

@@ -14,6 +14,7 @@ from orchestrator.runtime import create_runtime
 logger = logging.getLogger(__name__)
 
 STATUS_TIMEOUT = 2.0
+DIGEST_TIMEOUT = 60.0
 
 
 class NoSuchWorker(Exception):
@@ -78,13 +79,18 @@ class ControlPlane:
         logger.info("crash/slave killed worker %s (pid %s)", victim.id, victim.pid)
         return victim.pid
 
-    def status(self) -> dict:
-        """Return every worker's role, state, position, lag and data digest, and the log head."""
+    def status(self, digest: bool = False) -> dict:
+        """Return every worker's role, state, position and lag, and the log head.
+
+        With `digest`, each worker also hashes all its data, which blocks its
+        loop for a time that grows with the data: tests and operators ask for
+        it, health checks do not.
+        """
         handles = self.reconciler.runtime.list()
         registered = self.cluster.statuses()
         leader = self.cluster.leader()
         futures = {
-            h.id: self._status_pool.submit(self._worker_status, h.id) for h in handles if h.id in registered
+            h.id: self._status_pool.submit(self._worker_status, h.id, digest) for h in handles if h.id in registered
         }
         workers = []
         for handle in sorted(handles, key=lambda h: h.pid):
@@ -101,11 +107,12 @@ class ControlPlane:
                 worker["lag"] = head - worker["position"]
         return {"log_head": head, "master": leader, "workers": workers, "autoscaler": self.autoscaler.snapshot()}
 
-    def _worker_status(self, worker_id: str) -> dict:
+    def _worker_status(self, worker_id: str, digest: bool) -> dict:
+        timeout = DIGEST_TIMEOUT if digest else STATUS_TIMEOUT
         try:
-            reply = self.rpc.call(broker.control_queue(worker_id), {"digest": True}, STATUS_TIMEOUT)
+            reply = self.rpc.call(broker.control_queue(worker_id), {"digest": digest}, timeout)
         except RpcTimeout:
-            return {"digest": None}
+            return {"digest": None} if digest else {}
         body = reply["body"]
         return {key: body[key] for key in ("digest", "documents", "position", "role", "state") if key in body}
 

@@ -13,7 +13,6 @@ import queue
 import threading
 import time
 import uuid
-from typing import Optional
 
 import pika
 
@@ -32,7 +31,7 @@ class RpcTimeout(Exception):
 class _Waiter:
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.reply: Optional[dict] = None
+        self.reply: dict | None = None
 
 
 class RpcClient:
@@ -40,7 +39,7 @@ class RpcClient:
         self._outbox: queue.Queue = queue.Queue()
         self._waiters: dict[str, _Waiter] = {}
         self._lock = threading.Lock()
-        self._connection: Optional[pika.BlockingConnection] = None
+        self._connection: pika.BlockingConnection | None = None
         self.connected = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="rpc-io", daemon=True)

@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import requests
 
@@ -115,8 +115,8 @@ class LocalCluster:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def status(self) -> dict:
-        return self.get("/api/v1/worker/status").json()
+    def status(self, digest: bool = False) -> dict:
+        return self.get("/api/v1/worker/status" + ("?digest=true" if digest else "")).json()
 
     def pids(self) -> list:
         return self.get("/api/v1/worker/list").json()
@@ -142,6 +142,9 @@ class LocalCluster:
 
         def converged():
             workers = self.status()["workers"]
+            if len({w.get("position") for w in workers}) != 1:
+                return None
+            workers = self.status(digest=True)["workers"]
             digests = {w.get("digest") for w in workers}
             positions = {w.get("position") for w in workers}
             return workers if len(digests) == 1 and None not in digests and len(positions) == 1 else None

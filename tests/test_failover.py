@@ -213,7 +213,7 @@ def test_frozen_master_is_fenced_and_exits(make_cluster, rabbitmq):
     # exist only if a valid entry (the new master redoing the redelivered write) added them.
     state = EpochState()
     valid_ids, void_ids = set(), set()
-    for offset, entry in read_log(rabbitmq.url, cluster.env["SYNC_QUEUE"], workers[0]["position"]):
+    for _offset, entry in read_log(rabbitmq.url, cluster.env["SYNC_QUEUE"], workers[0]["position"]):
         valid = state.observe(entry)
         if entry["kind"] == "write":
             (valid_ids if valid else void_ids).add(entry["id"])

@@ -11,7 +11,6 @@ to each, so every worker reaches the same verdicts. An entry is a dict:
 """
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass
@@ -19,7 +18,7 @@ class EpochState:
     """The highest valid epoch seen in the log and the master that owns it."""
 
     epoch: int = 0
-    owner: Optional[str] = None
+    owner: str | None = None
 
     def observe(self, entry: dict) -> bool:
         """Advance over one entry and return whether it is valid.

@@ -25,7 +25,7 @@ from common import broker
 from common.config import settings
 from worker import writes
 from worker.election import PidElection
-from worker.log_rules import EpochState, marker
+from worker.log_rules import marker
 from worker.store import Store
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ proportion to the collection size; inserts use the unique index and stay fast.
 import hashlib
 import json
 import logging
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import pymongo
 from pymongo import DeleteMany, ReplaceOne
@@ -44,7 +44,7 @@ class Store:
 
     # State recorded after the data it covers.
 
-    def load_state(self) -> tuple[Optional[int], EpochState, dict]:
+    def load_state(self) -> tuple[int | None, EpochState, dict]:
         """Return the applied position, the epoch state and the answers by write id."""
         meta = self.db[META].find_one({"_id": "position"})
         answers = {doc["_id"]: doc["answer"] for doc in self.db[WRITES].find({})}

@@ -32,6 +32,7 @@ class Runtime(ABC):
         The worker and its store are removed once it has exited, which `list` notices.
         """
 
+    @abstractmethod
     def close(self) -> None:
         """Release the runtime's resources; workers keep running where the runtime allows."""
 

@@ -1,0 +1,1 @@
+"""Benchmarks and load generators; each is bounded in count and time."""
