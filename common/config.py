@@ -57,7 +57,7 @@ class Settings:
     autoscale_window: float = field(default_factory=lambda: _env_float("AUTOSCALE_WINDOW", 120.0))
     reads_per_slave: int = field(default_factory=lambda: _env_int("READS_PER_SLAVE", 20))
     min_slaves: int = field(default_factory=lambda: _env_int("MIN_SLAVES", 1))
-    max_slaves: int = field(default_factory=lambda: _env_int("MAX_SLAVES", 8))
+    max_slaves: int = field(default_factory=lambda: _env_int("MAX_SLAVES", 4))
     reconcile_interval: float = field(default_factory=lambda: _env_float("RECONCILE_INTERVAL", 0.5))
 
     # Docker runtime.

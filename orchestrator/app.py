@@ -13,11 +13,13 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common.config import settings
-from common.validation import InvalidRequest, validate_read, validate_write
+from common.validation import InvalidRequest, validate_read, validate_write, write_id
 from orchestrator.control import ControlPlane, NoSuchWorker
 from orchestrator.rpc import RpcTimeout
 
 logger = logging.getLogger(__name__)
+
+POSITION_HEADER = "X-Log-Position"
 
 
 def create_app(control: ControlPlane | None = None) -> Flask:
@@ -53,13 +55,20 @@ def create_app(control: ControlPlane | None = None) -> Flask:
 
     @app.post("/api/v1/db/clear")
     def db_clear():
-        body = _json_body(allow_empty=True)
-        if body not in (None, {}):
-            raise InvalidRequest("db/clear takes an empty body or {}")
-        reply = control.write({"op": "clear", "id": uuid.uuid4().hex})
+        body = _json_body(allow_empty=True) or {}
+        if not isinstance(body, dict) or set(body) - {"id"}:
+            raise InvalidRequest('db/clear takes an empty body, {} or {"id": <write id>}')
+        clear_id = write_id(body["id"]) if "id" in body else uuid.uuid4().hex
+        reply = control.write({"op": "clear", "id": clear_id})
         if isinstance(reply, RpcTimeout):
+            return _forward(reply, f"write {clear_id} (clear)")
+        if reply["status"] != 200:
             return _forward(reply, "clear")
-        return jsonify({}), reply["status"]
+        # The body stays {} as the contract says; the log position, for a
+        # following read's `after`, travels in a header.
+        response = jsonify({})
+        response.headers[POSITION_HEADER] = str(reply["body"]["position"])
+        return response
 
     @app.post("/api/v1/crash/master")
     def crash_master():

@@ -6,6 +6,9 @@ import pytest
 
 from tests.servers import FerretDBServer, RabbitMQServer, ZooKeeperServer
 
+# The RideShare services (users, rides, gateway) on top of `local_cluster`.
+pytest_plugins = ["tests.app_fixtures"]
+
 # --- Private servers (tests/servers.py) --------------------------------------
 # Each fixture starts its own server on free 127.0.0.1 ports in a temporary
 # directory and deletes it afterwards. Session-scoped clusters share the

@@ -20,6 +20,7 @@ import uuid
 
 import pika
 from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import NoNodeError
 
 from common import broker
 from common.config import settings
@@ -34,6 +35,7 @@ SYNC_PREFETCH = 1000
 WORK_PREFETCH = 16
 STATUS_INTERVAL = 0.5
 CATCH_UP_IDLE = 0.3
+CATCH_UP_LAG = 20
 MARKER_ATTEMPTS = 3
 RECONNECT_TIMEOUT = 120.0
 RECONNECT_DELAY = 1.0
@@ -68,6 +70,7 @@ class Worker:
         self.write_tag = None
         self.last_sync_message = time.monotonic()
         self.head_hint = -1
+        self.start_hint = -1
         self.last_status = 0.0
         self.published_status = None
         zk.add_listener(self._on_zk_state)
@@ -109,11 +112,12 @@ class Worker:
     def _log_head_hint(self) -> int:
         """Return the highest position any registered worker has applied: catch up at least to there."""
         path = f"{settings.zk_root}/workers"
+        self.zk.ensure_path(path)
         head = -1
         for child in self.zk.get_children(path):
             try:
                 data, _ = self.zk.get(f"{path}/{child}")
-            except Exception:
+            except NoNodeError:
                 continue
             position = json.loads(data).get("position")
             if position is not None:
@@ -128,7 +132,7 @@ class Worker:
                 continue
             try:
                 data, _ = self.zk.get(f"{path}/{child}")
-            except Exception:
+            except NoNodeError:
                 continue
             status = json.loads(data)
             if status.get("role") == "slave" and status.get("state") == "serving":
@@ -145,7 +149,7 @@ class Worker:
         its store may hold changes whose entries the broker never confirmed, so
         it exits and its store goes with it.
         """
-        self.head_hint = self._log_head_hint()
+        self.head_hint = self.start_hint = self._log_head_hint()
         self._register()
         self.log("started, replaying the log from %s", "the start" if self.position is None else self.position + 1)
         while not self.stopping.is_set():
@@ -235,9 +239,18 @@ class Worker:
             self._periodic()
 
     def _caught_up(self) -> bool:
+        """Tell whether this worker has replayed the log far enough to serve.
+
+        The head hint is the highest position any registered worker had applied
+        when this one started, refreshed while catching up. Under steady writes
+        the log never goes quiet, so being within CATCH_UP_LAG entries of the
+        hint counts as caught up; reads that need more pass `after`.
+        """
+        applied = self.position if self.position is not None else -1
+        if applied < self.start_hint:
+            return False
         idle = time.monotonic() - self.last_sync_message > CATCH_UP_IDLE
-        reached = (self.position if self.position is not None else -1) >= self.head_hint
-        return idle and reached
+        return idle or self.head_hint - applied <= CATCH_UP_LAG
 
     def _become_serving(self) -> None:
         self.state = "serving"
@@ -250,6 +263,7 @@ class Worker:
     def _periodic(self) -> None:
         self.last_status = time.monotonic()
         if self.state == "catching-up":
+            self.head_hint = self._log_head_hint()
             self._publish_status()
             return
         if not self.election.still_contending():

@@ -1,0 +1,1 @@
+"""The RideShare rides service: creating, searching, joining and deleting rides."""

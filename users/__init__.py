@@ -1,0 +1,1 @@
+"""The RideShare users service: sign-up, removal and listing of users."""
