@@ -54,6 +54,9 @@ class Settings:
     rpc_timeout: float = field(default_factory=lambda: _env_float("RPC_TIMEOUT", 5.0))
     read_wait: float = field(default_factory=lambda: _env_float("READ_WAIT", 2.0))
     max_body_bytes: int = field(default_factory=lambda: _env_int("MAX_BODY_BYTES", 16 * 1024 * 1024))
+    # Largest log entry or reply a worker publishes; below RabbitMQ's own
+    # max_message_size (128 MiB by default in 3.10 to 3.13).
+    max_message_bytes: int = field(default_factory=lambda: _env_int("MAX_MESSAGE_BYTES", 64 * 1024 * 1024))
     autoscale_window: float = field(default_factory=lambda: _env_float("AUTOSCALE_WINDOW", 120.0))
     reads_per_slave: int = field(default_factory=lambda: _env_int("READS_PER_SLAVE", 20))
     min_slaves: int = field(default_factory=lambda: _env_int("MIN_SLAVES", 1))
@@ -94,7 +97,7 @@ settings = Settings()
 WORKER_SETTINGS = (
     "RABBITMQ_URL", "AMQP_HEARTBEAT", "ZOOKEEPER_HOSTS", "ZK_SESSION_TIMEOUT", "ZK_ROOT",
     "READ_QUEUE", "WRITE_QUEUE", "RESPONSE_QUEUE", "SYNC_QUEUE", "READ_WAIT", "RPC_TIMEOUT",
-    "STORE_DATABASE", "LOG_LEVEL",
+    "STORE_DATABASE", "LOG_LEVEL", "MAX_MESSAGE_BYTES",
 )
 
 

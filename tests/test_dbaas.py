@@ -141,3 +141,31 @@ def test_worker_list_sorted_and_master_lowest(local_cluster):
     assert pids == sorted(pids)
     assert len(pids) == 2
     assert local_cluster.master()["pid"] == pids[0]
+
+
+@pytest.mark.parametrize("query", [{"a": {"$regex": "("}}, {"a": {"$nosuchoperator": 1}}, {"$nosuch": 1}])
+def test_query_store_rejects_is_400_and_workers_survive(local_cluster, query):
+    name = fresh_collection()
+    local_cluster.write({"collection": name, "op": "insert", "document": {"a": "text"}})
+    pids = local_cluster.pids()
+    response = local_cluster.post("/api/v1/db/read", {"collection": name, "filter": query})
+    assert response.status_code == 400
+    assert "read failed" in response.json()["error"]
+    response = local_cluster.post("/api/v1/db/write", {"collection": name, "op": "delete", "filter": query})
+    assert response.status_code == 400
+    assert "delete failed" in response.json()["error"]
+    assert local_cluster.pids() == pids
+
+
+def test_update_store_rejects_changes_nothing(local_cluster):
+    name = fresh_collection()
+    local_cluster.write({"collection": name, "op": "insert", "documents": [{"_id": 1, "n": 1}, {"_id": 2, "n": "x"}]})
+    pids = local_cluster.pids()
+    response = local_cluster.post("/api/v1/db/write", {"collection": name, "op": "update", "filter": {},
+                                                       "update": {"$inc": {"n": 1}}, "multi": True})
+    assert response.status_code == 400
+    assert "update failed" in response.json()["error"]
+    documents = local_cluster.read({"collection": name, "filter": {}, "sort": [["_id", 1]]})["documents"]
+    assert documents == [{"_id": 1, "n": 1}, {"_id": 2, "n": "x"}]
+    assert local_cluster.pids() == pids
+    local_cluster.wait_for_convergence()

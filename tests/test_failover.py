@@ -215,8 +215,8 @@ def test_frozen_master_is_fenced_and_exits(make_cluster, rabbitmq):
     valid_ids, void_ids = set(), set()
     for _offset, entry in read_log(rabbitmq.url, cluster.env["SYNC_QUEUE"], workers[0]["position"]):
         valid = state.observe(entry)
-        if entry["kind"] == "write":
-            (valid_ids if valid else void_ids).add(entry["id"])
+        for write in entry.get("writes", []):
+            (valid_ids if valid else void_ids).add(write["id"])
     assert state.owner == new_master["id"] or state.epoch > old_master["epoch"]
     for write_id in void_ids - valid_ids:
         assert write_id not in present

@@ -25,7 +25,7 @@ def test_replayed_entries_change_nothing(ferretdb):
     ]
     entries = []
     for i, request in enumerate(requests):
-        answer, body = writes.execute(master, request)
+        answer, body, _ = writes.execute(master, request)
         entries.append(entry(body, f"w{i}", answer))
 
     replica.apply(entries)

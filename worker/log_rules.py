@@ -4,10 +4,10 @@ Every worker reads the same entries in the same order and applies these rules
 to each, so every worker reaches the same verdicts. An entry is a dict:
 
 - marker: ``{"kind": "marker", "epoch": E, "master": worker_id}``
-- write:  ``{"kind": "write", "epoch": E, "master": worker_id, "id": write_id,
-  "collection": name, "inserted": [docs], "replaced": [docs], "deleted": [ids],
-  "answer": {...}}``
-- clear:  ``{"kind": "clear", "epoch": E, "master": worker_id, "id": write_id, "answer": {}}``
+- batch:  ``{"kind": "batch", "epoch": E, "master": worker_id, "writes": [...]}``,
+  each write either ``{"kind": "write", "id": write_id, "collection": name,
+  "inserted": [docs], "replaced": [docs], "deleted": [ids], "answer": {...}}``
+  or ``{"kind": "clear", "id": write_id, "answer": {}}``.
 """
 
 from dataclasses import dataclass

@@ -20,7 +20,9 @@ import uuid
 
 import pika
 from kazoo.client import KazooClient, KazooState
+from bson.errors import BSONError
 from kazoo.exceptions import NoNodeError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from common import broker
 from common.config import settings
@@ -39,6 +41,7 @@ CATCH_UP_LAG = 20
 MARKER_ATTEMPTS = 3
 RECONNECT_TIMEOUT = 120.0
 RECONNECT_DELAY = 1.0
+MAX_BATCH_BYTES = 1024 * 1024
 
 
 class Fatal(Exception):
@@ -290,18 +293,19 @@ class Worker:
                 if mine:
                     raise Fatal(f"own entry at {offset} is void: a newer master has written a marker")
                 continue
-            entry["answer"] = {**entry["answer"], "id": entry["id"], "position": offset}
-            if mine and self.role == "master":
-                entry["local"] = True
-                resolved.append(entry)
-            to_apply.append(entry)
-            self.answers[entry["id"]] = entry["answer"]
+            for write in entry["writes"]:
+                write["answer"] = {**write["answer"], "id": write["id"], "position": offset}
+                if mine and self.role == "master":
+                    write["local"] = True
+                    resolved.append(write)
+                to_apply.append(write)
+                self.answers[write["id"]] = write["answer"]
         self.store.apply(to_apply)
         self.position = batch[-1][0]
         self.store.record_position(self.position, self.epochs)
         self.sync_channel.basic_ack(batch[-1][2], multiple=True)
-        for entry in resolved:
-            self._reply_pending(entry["id"], 200, entry["answer"])
+        for write in resolved:
+            self._reply_pending(write["id"], 200, write["answer"])
 
     def _on_marker(self, entry: dict, valid: bool, mine: bool) -> None:
         if mine and entry.get("token") == self.marker_token and self.role == "electing":
@@ -363,28 +367,61 @@ class Worker:
     # Writes (master only).
 
     def _handle_writes(self) -> None:
+        """Execute the writes that arrived, and log them as one batch entry.
+
+        One entry per batch saves a confirm round trip and a log delivery per
+        write; its writes share one position. A batch closes before it would
+        pass MAX_BATCH_BYTES, and a single write larger than MAX_ENTRY_BYTES is
+        undone and rejected, since the broker could not take it.
+        """
         incoming, self.incoming_writes = self.incoming_writes, []
+        batch: list = []
+        size = 0
         for tag, properties, body in incoming:
             request = json.loads(body)
             write_id = request["id"]
             if write_id in self.answers:
                 self._reply(properties, 200, self.answers[write_id])
                 self.work_channel.basic_ack(tag)
-            elif write_id in self.pending:
+                continue
+            if write_id in self.pending:
                 self.pending[write_id].append((tag, properties))
-            else:
-                self._execute_write(tag, properties, request)
+                continue
+            entry = self._execute_write(tag, properties, request)
+            if entry is None:
+                continue
+            entry_size = len(json.dumps(entry, default=str))
+            if batch and size + entry_size > MAX_BATCH_BYTES:
+                self._append_batch(batch)
+                batch, size = [], 0
+            batch.append(entry)
+            size += entry_size
+        if batch:
+            self._append_batch(batch)
 
-    def _execute_write(self, tag, properties, request: dict) -> None:
+    def _execute_write(self, tag, properties, request: dict) -> dict | None:
+        """Apply one write to the store; return its log entry, or None once it is answered 400."""
         try:
-            answer, entry = writes.execute(self.store, request)
+            answer, entry, undo = writes.execute(self.store, request)
         except writes.WriteRejected as error:
-            self._reply(properties, 400, {"error": str(error)})
-            self.work_channel.basic_ack(tag)
-            return
-        entry.update({"epoch": self.epochs.epoch, "master": self.id, "id": request["id"], "answer": answer})
+            self._reject_write(tag, properties, request["id"], str(error))
+            return None
+        entry.update({"id": request["id"], "answer": answer})
+        if len(json.dumps(entry, default=str)) > settings.max_message_bytes:
+            undo()
+            message = f"the write's log entry would exceed {settings.max_message_bytes} bytes; write less at once"
+            self._reject_write(tag, properties, request["id"], message)
+            return None
         self.pending[request["id"]] = [(tag, properties)]
-        self._append(entry)
+        return entry
+
+    def _reject_write(self, tag, properties, write_id: str, message: str) -> None:
+        self.log("rejected write %s: %s", write_id, message[:200])
+        self._reply(properties, 400, {"error": message})
+        self.work_channel.basic_ack(tag)
+
+    def _append_batch(self, writes_in_batch: list) -> None:
+        self._append({"kind": "batch", "epoch": self.epochs.epoch, "master": self.id, "writes": writes_in_batch})
 
     def _reply_pending(self, write_id: str, status: int, body: dict) -> None:
         for tag, properties in self.pending.pop(write_id, []):
@@ -404,7 +441,7 @@ class Worker:
         for deadline, tag, properties, request in self.waiting_reads:
             after = request.get("after")
             if after is None or after <= applied:
-                self._reply(properties, 200, self.store.read(request))
+                self._answer_read(properties, request)
             elif now > deadline:
                 message = f"position {after} not applied within {settings.read_wait} s; retry later"
                 self._reply(properties, 503, {"error": message})
@@ -413,6 +450,19 @@ class Worker:
                 continue
             self.work_channel.basic_ack(tag)
         self.waiting_reads = still_waiting
+
+    def _answer_read(self, properties, request: dict) -> None:
+        try:
+            result = self.store.read(request)
+        except ConnectionFailure:
+            raise
+        except (PyMongoError, BSONError) as error:
+            # A query the store cannot run (an unknown operator, say) is the client's error.
+            message = str(error).split(", full error")[0]
+            self.log("rejected read on %s: %s", request["collection"], message[:200])
+            self._reply(properties, 400, {"error": f"read failed: {message}"})
+            return
+        self._reply(properties, 200, result)
 
     # Control requests from the orchestrator.
 
@@ -430,6 +480,10 @@ class Worker:
         if not properties.reply_to:
             return
         payload = json.dumps({"status": status, "body": body}, default=str).encode()
+        if len(payload) > settings.max_message_bytes:
+            # The broker would close the channel on a message this large.
+            message = f"the answer would exceed {settings.max_message_bytes} bytes; use limit and skip"
+            payload = json.dumps({"status": 400, "body": {"error": message}}).encode()
         self.work_channel.basic_publish(
             "", properties.reply_to, payload,
             properties=pika.BasicProperties(correlation_id=properties.correlation_id),

@@ -1,36 +1,53 @@
 """The master's execution of one write request against its own store.
 
 The master applies a write to its store first and logs what it did: whole
-documents by _id, so the entry means the same on every worker. If the write
-cannot be applied, the store is put back as it was and nothing is logged.
+documents by _id, so the entry means the same on every worker. Each execution
+also returns an undo function, so that a write the store rejects, or whose
+entry turns out too large for the log, leaves the store as it was and is
+answered 400 without anything being logged.
 """
 
 import logging
+from collections.abc import Callable
 
 from bson import ObjectId
-from pymongo.errors import BulkWriteError, PyMongoError
+from bson.errors import BSONError
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from worker.store import Store
 
 logger = logging.getLogger(__name__)
 
+Undo = Callable[[], None]
+
 
 class WriteRejected(Exception):
-    """A write that contradicts the data (a duplicate _id, a type error): answered 400."""
+    """A write that contradicts the data or that the store cannot hold: answered 400, nothing logged."""
 
 
-def execute(store: Store, request: dict) -> tuple[dict, dict]:
-    """Apply a validated request; return (answer, log entry body without epoch and master)."""
+def execute(store: Store, request: dict) -> tuple[dict, dict, Undo]:
+    """Apply a validated request; return (answer, log entry body without epoch and master, undo).
+
+    Raises WriteRejected with the store left unchanged. A lost store
+    connection (ConnectionFailure) propagates: the worker must exit.
+    """
     op = request["op"]
     if op == "clear":
         store.clear()
-        return {}, {"kind": "clear"}
+        return {}, {"kind": "clear"}, _nothing
     collection = store.db[request["collection"]]
-    if op == "insert":
-        return _insert(collection, request)
-    if op == "update":
-        return _update(collection, request)
-    return _delete(collection, request)
+    operation = {"insert": _insert, "update": _update, "delete": _delete}[op]
+    try:
+        return operation(collection, request)
+    except ConnectionFailure:
+        raise
+    except (PyMongoError, BSONError) as error:
+        # The operation's own undo already ran where a partial change was possible.
+        raise WriteRejected(f"{op} failed: {_reason(error)}") from None
+
+
+def _nothing() -> None:
+    pass
 
 
 def _entry(collection, inserted=(), replaced=(), deleted=()) -> dict:
@@ -43,7 +60,7 @@ def _entry(collection, inserted=(), replaced=(), deleted=()) -> dict:
     }
 
 
-def _insert(collection, request: dict) -> tuple[dict, dict]:
+def _insert(collection, request: dict) -> tuple[dict, dict, Undo]:
     documents = [dict(document) for document in request["documents"]]
     for document in documents:
         # Generated ids are strings so that every answer stays plain JSON.
@@ -52,20 +69,26 @@ def _insert(collection, request: dict) -> tuple[dict, dict]:
     if len(set(map(repr, ids))) != len(ids):
         raise WriteRejected("duplicate _id within the request")
 
+    def undo() -> None:
+        collection.delete_many({"_id": {"$in": ids}})
+
     try:
         collection.insert_many(documents, ordered=True)
     except BulkWriteError as error:
-        # Undo the prefix that went in before the failing document.
+        # An ordered insert stops at the first failure: remove what went in before it.
         done = error.details["nInserted"]
         if done:
             collection.delete_many({"_id": {"$in": ids[:done]}})
         failed = error.details["writeErrors"][0]
         raise WriteRejected(f"insert failed on _id {ids[failed['index']]!r}: {_reason(failed)}") from None
+    except (PyMongoError, BSONError):
+        undo()
+        raise
     answer = {"inserted": len(ids), "inserted_ids": ids}
-    return answer, _entry(collection, inserted=documents)
+    return answer, _entry(collection, inserted=documents), undo
 
 
-def _update(collection, request: dict) -> tuple[dict, dict]:
+def _update(collection, request: dict) -> tuple[dict, dict, Undo]:
     limit = 0 if request["multi"] else 1
     before = list(collection.find(request["filter"], limit=limit))
     if not before:
@@ -74,38 +97,42 @@ def _update(collection, request: dict) -> tuple[dict, dict]:
         answer = {"matched": 0, "modified": 0}
         if request["return_document"]:
             answer["document"] = None
-        return answer, _entry(collection)
+        return answer, _entry(collection), _nothing
+
+    def undo() -> None:
+        for document in before:
+            collection.replace_one({"_id": document["_id"]}, document, upsert=True)
 
     ids = [document["_id"] for document in before]
     try:
         collection.update_many({"_id": {"$in": ids}}, request["update"])
-    except PyMongoError as error:
-        _restore(collection, before)
-        raise WriteRejected(f"update failed: {_reason(error)}") from None
+    except (PyMongoError, BSONError):
+        undo()
+        raise
     after = list(collection.find({"_id": {"$in": ids}}))
     changed = [document for document in after if document not in before]
     answer = {"matched": len(before), "modified": len(changed)}
     if request["return_document"]:
         answer["document"] = after[0] if after else None
-    return answer, _entry(collection, replaced=changed)
+    return answer, _entry(collection, replaced=changed), undo
 
 
-def _upsert(collection, request: dict) -> tuple[dict, dict]:
+def _upsert(collection, request: dict) -> tuple[dict, dict, Undo]:
     update = dict(request["update"])
-    new_id = str(ObjectId())
     if not _has_id_equality(request["filter"]):
         # The master fixes the new document's _id so every worker stores the same one.
-        update["$setOnInsert"] = {**update.get("$setOnInsert", {}), "_id": new_id}
-    try:
-        result = collection.update_one(request["filter"], update, upsert=True)
-    except PyMongoError as error:
+        update["$setOnInsert"] = {**update.get("$setOnInsert", {}), "_id": str(ObjectId())}
+    result = collection.update_one(request["filter"], update, upsert=True)
+    new_id = result.upserted_id
+
+    def undo() -> None:
         collection.delete_one({"_id": new_id})
-        raise WriteRejected(f"upsert failed: {_reason(error)}") from None
-    document = collection.find_one({"_id": result.upserted_id})
-    answer = {"matched": 0, "modified": 0, "upserted_id": result.upserted_id}
+
+    document = collection.find_one({"_id": new_id})
+    answer = {"matched": 0, "modified": 0, "upserted_id": new_id}
     if request["return_document"]:
         answer["document"] = document
-    return answer, _entry(collection, inserted=[document])
+    return answer, _entry(collection, inserted=[document]), undo
 
 
 def _has_id_equality(query: dict) -> bool:
@@ -116,17 +143,18 @@ def _has_id_equality(query: dict) -> bool:
     return not (isinstance(value, dict) and any(key.startswith("$") for key in value))
 
 
-def _delete(collection, request: dict) -> tuple[dict, dict]:
+def _delete(collection, request: dict) -> tuple[dict, dict, Undo]:
     limit = 0 if request["multi"] else 1
-    ids = [document["_id"] for document in collection.find(request["filter"], {"_id": 1}, limit=limit)]
+    before = list(collection.find(request["filter"], limit=limit))
+    ids = [document["_id"] for document in before]
+
+    def undo() -> None:
+        for document in before:
+            collection.replace_one({"_id": document["_id"]}, document, upsert=True)
+
     if ids:
         collection.delete_many({"_id": {"$in": ids}})
-    return {"deleted": len(ids)}, _entry(collection, deleted=ids)
-
-
-def _restore(collection, documents: list) -> None:
-    for document in documents:
-        collection.replace_one({"_id": document["_id"]}, document, upsert=True)
+    return {"deleted": len(ids)}, _entry(collection, deleted=ids), undo
 
 
 def _reason(error) -> str:
