@@ -164,6 +164,9 @@ class Worker:
                     raise Fatal(f"lost the broker connection as {self.role}: {error!r}") from error
                 self.log("lost the broker connection (%r); reconnecting", error, level=logging.WARNING)
                 self._forget_deliveries()
+                # A restarted RabbitMQ 3.10 may answer 404 for a stream for a few
+                # seconds: wait a moment before each new attempt.
+                time.sleep(RECONNECT_DELAY)
         self._stop_gracefully()
 
     def _serve(self) -> None:
@@ -188,6 +191,12 @@ class Worker:
 
     def _forget_deliveries(self) -> None:
         """Drop deliveries of the closed connection: the broker requeues what was not acked."""
+        connection = getattr(self, "connection", None)
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except pika.exceptions.AMQPError:
+                pass  # it is being dropped anyway
         self.sync_batch = []
         self.incoming_reads = []
         self.incoming_control = []

@@ -100,7 +100,7 @@ class DockerRuntime(Runtime):
         for kind in ("worker", "store"):
             for container in self._containers(kind, worker_id):
                 try:
-                    container.remove(force=True)
+                    container.remove(force=True, v=True)
                 except NotFound:
                     pass
                 except APIError as error:
