@@ -1,128 +1,238 @@
-"""DBaaS benchmark on a local cluster (1 master, 2 slaves): throughput, failover, catch-up, memory.
+"""DBaaS benchmark: throughput, failover, catch-up, scale-out and memory, per runtime.
 
-Run: python3 -m bench.dbaas [--seconds 20] [--clients 16] [--catch-up 10000]
-It starts its own RabbitMQ, ZooKeeper and cluster on 127.0.0.1 and prints a table.
+Run: python3 -m bench.dbaas [--runtime local|docker|both] [--seconds 20] [--clients 16]
+     [--catch-up 10000 100000] [--report bench/results.md]
+
+The local runtime starts its own RabbitMQ, ZooKeeper and cluster on 127.0.0.1;
+the docker runtime starts the compose stack under its own project name
+(tests/compose.py) on the images of images/local.env when that file exists.
+Each starts with 1 master and 2 slaves. Every load is bounded in count and
+time. The figures are printed as they come, and as a table at the end.
 """
 
 import argparse
+import platform
+import subprocess
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.load import children_of, resident_kib, run_load
 from tests.cluster import LocalCluster, wait_for
 from tests.servers import RabbitMQServer, ZooKeeperServer
 
+SCALE_WINDOW = 20
 
-def write_throughput(cluster, clients: int, seconds: float) -> dict:
+
+def post(target, path: str, body=None, timeout: float = 30):
+    return target.session.post(target.url + path, json=body, timeout=timeout)
+
+
+def write_throughput(target, clients: int, seconds: float) -> dict:
     name = "bw" + uuid.uuid4().hex[:6]
 
     def write(session, n):
-        response = session.post(cluster.url + "/api/v1/db/write", timeout=30, json={
+        response = session.post(target.url + "/api/v1/db/write", timeout=30, json={
             "collection": name, "op": "insert", "document": {"_id": n, "n": n, "text": "x" * 64}})
         return response.status_code == 200
 
     return run_load(write, clients, seconds).summary()
 
 
-def read_throughput(cluster, clients: int, seconds: float) -> dict:
+def read_throughput(target, clients: int, seconds: float) -> dict:
+    """Reads by a field on a 100-document collection (FerretDB scans it for each read)."""
     name = "br" + uuid.uuid4().hex[:6]
-    cluster.write({"collection": name, "op": "insert", "documents": [{"_id": i, "n": i} for i in range(100)]})
-    cluster.wait_for_convergence()
+    target.write({"collection": name, "op": "insert", "documents": [{"_id": i, "n": i} for i in range(100)]})
+    target.wait_for_convergence()
 
     def read(session, n):
-        response = session.post(cluster.url + "/api/v1/db/read", timeout=30, json={
+        response = session.post(target.url + "/api/v1/db/read", timeout=30, json={
             "collection": name, "filter": {"n": n % 100}})
         return response.status_code == 200
 
     return run_load(read, clients, seconds).summary()
 
 
-def failover_seconds(cluster) -> float:
+def failover_seconds(target) -> float:
     """Return seconds from crash/master (SIGKILL) to the first acknowledged write."""
     name = "bf" + uuid.uuid4().hex[:6]
     killed_at = time.monotonic()
-    cluster.post("/api/v1/crash/master")
+    post(target, "/api/v1/crash/master")
     n = 0
     while time.monotonic() - killed_at < 60:
         n += 1
-        response = cluster.session.post(cluster.url + "/api/v1/db/write", timeout=30, json={
-            "collection": name, "op": "insert", "document": {"_id": n}})
-        if response.status_code == 200:
+        if post(target, "/api/v1/db/write", {"collection": name, "op": "insert", "document": {"_id": n}}).ok:
             return time.monotonic() - killed_at
     raise RuntimeError("no write acknowledged within 60 s of the crash")
 
 
-def catch_up_seconds(cluster, entries: int, clients: int) -> float:
-    """Append `entries` writes, then time a new worker from spawn to serving."""
+def append_entries(target, entries: int, clients: int) -> None:
+    """Append about `entries` log entries: one single-document write each, bounded to 30 minutes."""
     name = "bc" + uuid.uuid4().hex[:6]
 
     def write(session, n):
-        response = session.post(cluster.url + "/api/v1/db/write", timeout=30, json={
+        response = session.post(target.url + "/api/v1/db/write", timeout=30, json={
             "collection": name, "op": "insert", "document": {"n": n, "text": "x" * 64}})
         return response.status_code == 200
 
-    run_load(write, clients, seconds=900, max_ops=entries)
-    wait_for(lambda: len({w.get("position") for w in cluster.status()["workers"]}) == 1, 120, "equal positions")
-    before = {w["id"] for w in cluster.status()["workers"]}
+    run_load(write, clients, seconds=1800, max_ops=entries)
+
+
+def new_worker_serving(target, before: set):
+    for worker in target.status()["workers"]:
+        if worker["id"] not in before and worker.get("state") == "serving":
+            return worker
+    return None
+
+
+def catch_up_seconds(target) -> float:
+    """Time a replacement worker from crash/slave to serving: spawn, store start and replay of the whole log."""
+    wait_for(lambda: len({w.get("position") for w in target.status()["workers"]}) == 1, 300, "equal positions")
+    before = {w["id"] for w in target.status()["workers"]}
     crashed_at = time.monotonic()
-    cluster.post("/api/v1/crash/slave")
-
-    def new_worker_serving():
-        for worker in cluster.status()["workers"]:
-            if worker["id"] not in before and worker.get("state") == "serving":
-                return worker
-        return None
-
-    wait_for(new_worker_serving, 300, "the new worker to serve", interval=0.05)
+    post(target, "/api/v1/crash/slave")
+    wait_for(lambda: new_worker_serving(target, before), 900, "the new worker to serve", interval=0.05)
     return time.monotonic() - crashed_at
 
 
-def memory(cluster) -> dict:
-    orchestrator = children_of(cluster.process.pid)
+def scale_out_seconds(target) -> float:
+    """Return seconds from the autoscaler raising the target to a new slave serving reads."""
+    before = {w["id"] for w in target.status()["workers"]}
+    for _ in range(45):
+        post(target, "/api/v1/db/read", {"collection": "scale", "filter": {}})
+    wait_for(lambda: target.status()["autoscaler"]["target_slaves"] > 2, SCALE_WINDOW * 3,
+             "the autoscaler to raise the target", interval=0.05)
+    decided_at = time.monotonic()
+    wait_for(lambda: new_worker_serving(target, before), 300, "a new slave to serve", interval=0.05)
+    return time.monotonic() - decided_at
+
+
+def local_memory(cluster) -> dict:
     master = cluster.master()
-    store = children_of(master["pid"])
     return {
-        "orchestrator_mib": round(sum(resident_kib(p) for p in orchestrator) / 1024, 1),
+        "orchestrator_mib": round(sum(resident_kib(p) for p in children_of(cluster.process.pid)) / 1024, 1),
         "worker_mib": round(resident_kib(master["pid"]) / 1024, 1),
-        "worker_store_mib": round(sum(resident_kib(p) for p in store) / 1024, 1),
+        "store_mib": round(sum(resident_kib(p) for p in children_of(master["pid"])) / 1024, 1),
     }
 
 
-def print_table(rows: list) -> None:
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+def docker_memory(stack) -> dict:
+    def usage_mib(container) -> float:
+        stats = container.stats(stream=False)["memory_stats"]
+        return round((stats.get("usage", 0) - stats.get("stats", {}).get("inactive_file", 0)) / 2**20, 1)
+
+    master_id = stack.master()["id"]
+    labels = [f"rideshare.worker={master_id}"]
+    worker = stack.client.containers.list(filters={"label": labels + ["rideshare.kind=worker"]})[0]
+    store = stack.client.containers.list(filters={"label": labels + ["rideshare.kind=store"]})[0]
+    project = stack.env["COMPOSE_PROJECT_NAME"]
+    orchestrator = stack.client.containers.list(filters={"label": [
+        f"com.docker.compose.project={project}", "com.docker.compose.service=orchestrator"]})[0]
+    return {"orchestrator_mib": usage_mib(orchestrator), "worker_mib": usage_mib(worker), "store_mib": usage_mib(store)}
+
+
+def measure(target, args, memory, report) -> None:
+    report("writes", write_throughput(target, args.clients, args.seconds))
+    report("reads", read_throughput(target, args.clients, args.seconds))
+    report("memory", memory(target))
+    report("failover_s", round(failover_seconds(target), 2))
+    target.wait_for_serving(3, timeout=120)
+    report("scale_out_s", round(scale_out_seconds(target), 2))
+    appended = 0
+    for entries in sorted(args.catch_up):
+        append_entries(target, entries - appended, args.clients)
+        appended = entries
+        report(f"catch_up_{entries}_s", round(catch_up_seconds(target), 2))
+
+
+def run_local(args, report) -> None:
+    with RabbitMQServer() as rabbitmq, ZooKeeperServer() as zookeeper, \
+            LocalCluster(rabbitmq.url, zookeeper.hosts, Path(tempfile.mkdtemp()), MIN_SLAVES="2",
+                         AUTOSCALE_WINDOW=str(SCALE_WINDOW)) as cluster:
+        cluster.start(slaves=2)
+        measure(cluster, args, local_memory, report)
+
+
+def run_docker(args, report) -> None:
+    from tests.compose import Stack, clean
+
+    stack = Stack()
+    stack.env.update(MIN_SLAVES="2", AUTOSCALE_WINDOW=str(SCALE_WINDOW), COMPOSE_PROJECT_NAME="rideshare-bench",
+                     DOCKER_NETWORK="rideshare-bench")
+    try:
+        stack.up()
+        stack.wait_for_serving(3, timeout=180)
+        measure(stack, args, docker_memory, report)
+    finally:
+        clean(stack)
+
+
+def machine() -> str:
+    cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    with open("/proc/meminfo") as meminfo:
+        memory_gib = int(meminfo.readline().split()[1]) / 2**20
+    return f"{platform.platform()}, {cpu} cores, {memory_gib:.0f} GiB, Python {platform.python_version()}"
+
+
+def write_report(path: Path, results: dict, args) -> None:
+    lines = [
+        "# DBaaS benchmark results", "",
+        f"Machine: {machine()}. Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"Command: `python3 -m bench.dbaas --runtime {args.runtime} --seconds {args.seconds:g} "
+        f"--clients {args.clients} --catch-up {' '.join(map(str, args.catch_up))}`.",
+        "Each cluster: 1 master + 2 slaves, FerretDB 1.24 (SQLite) stores; the load generator runs on the same "
+        "machine and shares its cores.", "",
+        "| figure | " + " | ".join(results) + " |",
+        "|---|" + "---|" * len(results),
+    ]
+    names = list(dict.fromkeys(name for figures in results.values() for name in figures))
+    for name in names:
+        cells = [format_cell(figures.get(name)) for figures in results.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Legend: throughput rows give operations per second and p50/p99 latency in ms "
+              f"({args.clients} concurrent clients, {args.seconds:g} s); failover is crash/master to the first "
+              "acknowledged write; scale-out is the autoscaler raising its target to a new slave serving; "
+              "catch-up is crash/slave to its replacement serving, after the log holds that many entries "
+              "(the replacement replays the whole log); memory is resident memory (local) or container "
+              "memory less page cache (docker)."]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def format_cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict) and "per_second" in value:
+        return f"{value['per_second']}/s, p50 {value['p50_ms']} ms, p99 {value['p99_ms']} ms, {value['errors']} errors"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.removesuffix('_mib')} {v} MiB" for k, v in value.items())
+    return f"{value} s"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runtime", choices=["local", "docker", "both"], default="local")
     parser.add_argument("--seconds", type=float, default=20, help="duration of each throughput run, in seconds")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
-    parser.add_argument("--catch-up", type=int, default=10000, help="log entries a new worker replays")
+    parser.add_argument("--catch-up", type=int, nargs="+", default=[10000],
+                        help="log sizes (entries) after which a new worker's catch-up is timed")
+    parser.add_argument("--report", type=Path, help="write a Markdown table to this file")
     args = parser.parse_args()
 
-    rows = [("runtime", "local")]
+    results: dict = {}
+    runtimes = ["local", "docker"] if args.runtime == "both" else [args.runtime]
+    for runtime in runtimes:
+        figures = results.setdefault(runtime, {})
 
-    def report(name, value):
-        rows.append((name, value))
-        print(f"{name}: {value}", flush=True)
+        def report(name, value, figures=figures, runtime=runtime):
+            figures[name] = value
+            print(f"{runtime} {name}: {value}", flush=True)
 
-    with RabbitMQServer() as rabbitmq, ZooKeeperServer() as zookeeper, \
-            LocalCluster(rabbitmq.url, zookeeper.hosts, Path(tempfile.mkdtemp()), MIN_SLAVES="2") as cluster:
-        cluster.start(slaves=2)
-        report(f"writes ({args.clients} clients, {args.seconds:.0f} s)",
-               write_throughput(cluster, args.clients, args.seconds))
-        report(f"reads ({args.clients} clients, {args.seconds:.0f} s)",
-               read_throughput(cluster, args.clients, args.seconds))
-        report("resident memory", memory(cluster))
-        report("failover: crash/master to first acknowledged write", f"{failover_seconds(cluster):.2f} s")
-        cluster.wait_for_serving(3)
-        report(f"catch-up: new worker replaying {args.catch_up} entries",
-               f"{catch_up_seconds(cluster, args.catch_up, args.clients):.2f} s")
-    print()
-    print_table(rows)
+        (run_local if runtime == "local" else run_docker)(args, report)
+    if args.report:
+        write_report(args.report, results, args)
+        print(args.report.read_text())
 
 
 if __name__ == "__main__":
