@@ -11,8 +11,8 @@
 #                    makes the others build from scratch when they are rebuilt.
 #   --env-file FILE  where to write the variables (default images/local.env)
 #
-# An image that exists is kept, except that local/python:3.11 is rebuilt when
-# requirements.txt changed. A missing local/debian:bookworm is built even when
+# An image that exists is kept, except that it is rebuilt when its folder under
+# images/ changed, and local/python:3.11 also when requirements.txt changed. A missing local/debian:bookworm is built even when
 # not named, because every other stand-in starts from it. Caches live under $RIDESHARE_CACHE (default
 # /var/cache/rideshare): the debootstrap root filesystem, the pip wheelhouse
 # and the FerretDB binary ($FERRETDB_BIN). Delete a cache folder to refresh it.
@@ -111,14 +111,25 @@ remove_replaced_images() {
   done
 }
 
-# Return success when image $2 of name $1 must be built: it is missing, or
-# --rebuild was given and the name is selected.
+# Print a SHA-256 over the files of images/$1, which the built image carries
+# as a label, so that an image older than its folder is rebuilt.
+folder_hash() {
+  (cd "$images_dir/$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+# Return success when image $2 of name $1 must be built: it is missing, its
+# folder changed since it was built, or --rebuild was given and the name is selected.
 needs_build() {
-  local name=$1 image=$2
+  local name=$1 image=$2 built_hash
   if ! image_exists "$image"; then
     return 0
   fi
   if [[ $rebuild -eq 1 ]] && is_named "$name"; then
+    return 0
+  fi
+  built_hash=$(docker image inspect --format '{{ index .Config.Labels "rideshare.source-sha256" }}' "$image")
+  if [[ -d $images_dir/$name && $built_hash != "$(folder_hash "$name")" ]]; then
+    log "images/$name changed since $image was built"
     return 0
   fi
   log "$image exists, kept (pass --rebuild $name to rebuild it)"
@@ -210,7 +221,8 @@ docker_build() {
   log "building $image"
   remember_replaced "$image"
   docker build --network host --build-arg "BASE_IMAGE=$debian_image" \
-    --label "rideshare.stand-in=$name" "$@" -t "$image" "$context" >&2
+    --label "rideshare.stand-in=$name" --label "rideshare.source-sha256=$(folder_hash "$name")" \
+    "$@" -t "$image" "$context" >&2
 }
 
 build_from_folder() {

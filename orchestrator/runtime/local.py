@@ -45,7 +45,9 @@ class LocalRuntime(Runtime):
         data_dir.mkdir(parents=True)
         port = _free_port()
         store = (
-            f"{settings.ferretdb_bin} --handler=sqlite --sqlite-url=file:{data_dir}/ --state-dir={data_dir} "
+            # synchronous(NORMAL): no fsync per commit, because a store is rebuilt from the log anyway.
+            f"{settings.ferretdb_bin} --handler=sqlite --sqlite-url=file:{data_dir}/?_pragma=synchronous(NORMAL) "
+            f"--state-dir={data_dir} "
             f"--listen-addr=127.0.0.1:{port} --debug-addr=- --telemetry=disable --log-level=warn"
         )
         env = dict(os.environ, WORKER_ID=worker_id, STORE_URL=f"mongodb://127.0.0.1:{port}", STORE_PROCESS=store)
