@@ -1,8 +1,8 @@
 """Validation of db/read and db/write request bodies, without I/O.
 
 Every check here runs in the orchestrator before anything is published, so a
-bad request is answered 400 and changes nothing. The worker trusts bodies that
-passed these checks.
+bad request is rejected with 400 and changes nothing. Workers still reject, with
+400, what only the store can detect, such as an invalid regular expression.
 """
 
 import re
@@ -28,7 +28,7 @@ MAX_DEPTH = 32
 
 
 class InvalidRequest(ValueError):
-    """A request body that must be answered 400; the message says what is wrong."""
+    """A request body rejected with HTTP 400. The message states what is wrong."""
 
 
 def validate_write(body: Any) -> dict:

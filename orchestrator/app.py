@@ -64,8 +64,8 @@ def create_app(control: ControlPlane | None = None) -> Flask:
             return _forward(reply, f"write {clear_id} (clear)")
         if reply["status"] != 200:
             return _forward(reply, "clear")
-        # The body stays {} as the contract says; the log position, for a
-        # following read's `after`, travels in a header.
+        # The body stays {}, as the API contract requires. The log position,
+        # for a following read's `after`, travels in a header.
         response = jsonify({})
         response.headers[POSITION_HEADER] = str(reply["body"]["position"])
         return response
@@ -112,7 +112,7 @@ def _json_body(allow_empty: bool = False):
 
 
 def _forward(reply, what: str) -> Response:
-    """Turn a worker's reply, or a timeout, into the HTTP answer."""
+    """Turn a worker's reply, or a timeout, into the HTTP response."""
     if isinstance(reply, RpcTimeout):
         message = f"{what} not confirmed within {settings.rpc_timeout} s"
         if what.startswith("write"):

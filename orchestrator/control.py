@@ -18,7 +18,7 @@ DIGEST_TIMEOUT = 60.0
 
 
 class NoSuchWorker(Exception):
-    """crash/master or crash/slave found no worker of that role (answered 400)."""
+    """crash/master or crash/slave found no worker of that role (HTTP 400)."""
 
 
 class ControlPlane:
@@ -31,7 +31,7 @@ class ControlPlane:
 
     @classmethod
     def start(cls) -> "ControlPlane":
-        """Connect to ZooKeeper and the broker and start the reconciliation loop (blocks until ZooKeeper answers)."""
+        """Connect to ZooKeeper and the broker and start the reconciliation loop (blocks until ZooKeeper responds)."""
         runtime = create_runtime(settings.runtime)
         cluster = ClusterView()
         autoscaler = Autoscaler(
@@ -47,7 +47,7 @@ class ControlPlane:
         return self._call(settings.write_queue, body, settings.rpc_timeout)
 
     def read(self, body: dict):
-        # A worker may hold a read with `after` for read_wait before it answers 503 itself.
+        # A worker may hold a read with `after` for read_wait before it replies 503 itself.
         return self._call(settings.read_queue, body, settings.rpc_timeout + settings.read_wait)
 
     def _call(self, queue_name: str, body: dict, timeout: float):

@@ -2,7 +2,7 @@
 
 kazoo's own Election recipe orders contenders by arrival. Our rule is that
 the master is the live contender with the lowest pid, so that crash/slave
-(which kills the highest pid) never hits the master; ordering the contender
+(which kills the highest pid) never hits the master. Ordering the contender
 znodes by a zero-padded pid gives that rule with the same ZooKeeper guarantees.
 
 Usage::

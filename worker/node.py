@@ -45,7 +45,7 @@ MAX_BATCH_BYTES = 1024 * 1024
 
 
 class Fatal(Exception):
-    """A condition after which this worker must exit without answering (see the log rules)."""
+    """A condition after which this worker must exit without replying, as the log rules require."""
 
 
 class Worker:
@@ -78,7 +78,7 @@ class Worker:
         self.published_status = None
         zk.add_listener(self._on_zk_state)
 
-    # Logging context: every line says who, in which role and where in the log.
+    # Logging context: every line names the worker, its role, its epoch and its log position.
 
     def _context(self) -> str:
         return f"worker={self.id} role={self.role} epoch={self.epochs.epoch} position={self.position}"
@@ -164,8 +164,8 @@ class Worker:
                     raise Fatal(f"lost the broker connection as {self.role}: {error!r}") from error
                 self.log("lost the broker connection (%r); reconnecting", error, level=logging.WARNING)
                 self._forget_deliveries()
-                # A restarted RabbitMQ 3.10 may answer 404 for a stream for a few
-                # seconds: wait a moment before each new attempt.
+                # A restarted RabbitMQ 3.10 may return 404 for a stream for a few
+                # seconds, so wait a moment before each new attempt.
                 time.sleep(RECONNECT_DELAY)
         self._stop_gracefully()
 
@@ -256,7 +256,7 @@ class Worker:
         The head hint is the highest position any registered worker had applied
         when this one started, refreshed while catching up. Under steady writes
         the log never goes quiet, so being within CATCH_UP_LAG entries of the
-        hint counts as caught up; reads that need more pass `after`.
+        hint counts as caught up. Reads that need newer data pass `after`.
         """
         applied = self.position if self.position is not None else -1
         if applied < self.start_hint:
@@ -362,12 +362,12 @@ class Worker:
         self.write_tag = self.work_channel.basic_consume(settings.write_queue, self._on_write)
         self._consume_reads(self._serving_slaves() == 0)
 
-    def _consume_reads(self, wanted: bool) -> None:
-        if wanted and self.read_tag is None:
+    def _consume_reads(self, enabled: bool) -> None:
+        if enabled and self.read_tag is None:
             self.read_tag = self.work_channel.basic_consume(settings.read_queue, self._on_read)
             if self.role == "master":
                 self.log("no slave serves; the master answers reads")
-        elif not wanted and self.read_tag is not None:
+        elif not enabled and self.read_tag is not None:
             self.work_channel.basic_cancel(self.read_tag)
             self.read_tag = None
             if self.role == "master":
@@ -409,7 +409,7 @@ class Worker:
             self._append_batch(batch)
 
     def _execute_write(self, tag, properties, request: dict) -> dict | None:
-        """Apply one write to the store; return its log entry, or None once it is answered 400."""
+        """Apply one write to the store; return its log entry, or None after rejecting it with 400."""
         try:
             answer, entry, undo = writes.execute(self.store, request)
         except writes.WriteRejected as error:
@@ -491,7 +491,7 @@ class Worker:
         payload = json.dumps({"status": status, "body": body}, default=str).encode()
         if len(payload) > settings.max_message_bytes:
             # The broker would close the channel on a message this large.
-            message = f"the answer would exceed {settings.max_message_bytes} bytes; use limit and skip"
+            message = f"the reply would exceed {settings.max_message_bytes} bytes; use limit and skip"
             payload = json.dumps({"status": 400, "body": {"error": message}}).encode()
         self.work_channel.basic_publish(
             "", properties.reply_to, payload,
@@ -501,7 +501,7 @@ class Worker:
     # Shutdown.
 
     def _stop_gracefully(self) -> None:
-        """Stop taking work, answer what was already applied, and leave (SIGTERM: scale-in)."""
+        """Stop taking work, reply to writes already logged, and exit (SIGTERM, as in scale-in)."""
         self.log("stopping gracefully")
         self._consume_reads(False)
         if self.write_tag is not None:

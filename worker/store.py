@@ -2,7 +2,7 @@
 
 Internal collections start with an underscore, which no client collection
 name can (see common.validation), so no request can reach them:
-- ``_meta`` holds the applied log position and epoch state,
+- ``_meta`` contains the applied log position and epoch state,
 - ``_writes`` holds the answer of every valid write by write id.
 
 NOTE: FerretDB 1.24 on SQLite scans a collection for every filter, even on
@@ -45,7 +45,7 @@ class Store:
     # State recorded after the data it covers.
 
     def load_state(self) -> tuple[int | None, EpochState, dict]:
-        """Return the applied position, the epoch state and the answers by write id."""
+        """Return the applied position, the epoch state and each write's answer by write id."""
         meta = self.db[META].find_one({"_id": "position"})
         answers = {doc["_id"]: doc["answer"] for doc in self.db[WRITES].find({})}
         if meta is None:

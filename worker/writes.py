@@ -4,7 +4,7 @@ The master applies a write to its store first and logs what it did: whole
 documents by _id, so the entry means the same on every worker. Each execution
 also returns an undo function, so that a write the store rejects, or whose
 entry turns out too large for the log, leaves the store as it was and is
-answered 400 without anything being logged.
+rejected with 400 without anything being logged.
 """
 
 import logging
@@ -22,7 +22,7 @@ Undo = Callable[[], None]
 
 
 class WriteRejected(Exception):
-    """A write that contradicts the data or that the store cannot hold: answered 400, nothing logged."""
+    """A write that contradicts the data or that the store cannot hold: HTTP 400, nothing logged."""
 
 
 def execute(store: Store, request: dict) -> tuple[dict, dict, Undo]:
