@@ -14,6 +14,7 @@ import pytest
 
 from tests.cluster import wait_for
 from tests.compose import LABEL, PROJECT, Stack, clean, local_images_env
+from tests.faults import Api, DockerFaults, RoundConfig, format_report, run_round
 
 
 def engine_running() -> bool:
@@ -144,6 +145,26 @@ def test_autoscaling_adds_then_removes_slave_containers(stack):
     wait_for(lambda: len(stack.worker_containers()) == 2, 30, "scaled-in containers to go")
     stack.compose("up", "-d", "orchestrator")
     stack.wait_healthy()
+
+
+def test_faults_on_containers_lose_no_acknowledged_write(stack, tmp_path):
+    kinds = ("kill-master", "pause-master", "partition-master")
+    faults = DockerFaults(Api(stack.url), float(stack.env["ZK_SESSION_TIMEOUT"]), stack.env["DOCKER_NETWORK"])
+    config = RoundConfig(seed=5, seconds=45, kinds=kinds, faults=3, writers=4, rate=30, slaves=1)
+
+    report = run_round(stack.url, faults, config, tmp_path / "history.jsonl")
+    table = format_report(report)
+    print(table)
+
+    assert sorted(f["kind"] for f in report["faults"]) == sorted(kinds), table
+    assert all(f["recovery"] is not None for f in report["faults"]), table
+    assert report["acknowledged"] > 0, table
+    assert report["missing"] == 0, table
+    assert report["duplicates"] == 0, table
+    assert report["divergent"] == 0, table
+    assert report["failed present"] == 0, table
+    assert report["converged"], table
+    assert report["ok after last fault"] > 0, table
 
 
 def test_down_then_up_keeps_data(stack):
