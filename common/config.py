@@ -62,6 +62,9 @@ class Settings:
     min_slaves: int = field(default_factory=lambda: _env_int("MIN_SLAVES", 1))
     max_slaves: int = field(default_factory=lambda: _env_int("MAX_SLAVES", 4))
     reconcile_interval: float = field(default_factory=lambda: _env_float("RECONCILE_INTERVAL", 0.5))
+    # Kill a running worker whose ZooKeeper session expired (frozen or cut off);
+    # 0 leaves it to exit by itself once it runs again, fenced by the epoch marker.
+    kill_expired_workers: bool = field(default_factory=lambda: _env_int("KILL_EXPIRED_WORKERS", 1) != 0)
 
     # Docker runtime.
     project: str = field(default_factory=lambda: _env_str("PROJECT_NAME", "rideshare"))

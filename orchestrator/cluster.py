@@ -41,6 +41,10 @@ class ClusterView:
     def leader(self) -> str | None:
         return leader_of(self.zk.get_children(self.election_path))
 
+    def registered(self) -> list:
+        """Return the ids of the workers whose ZooKeeper session is alive."""
+        return self.zk.get_children(self.workers_path)
+
     def statuses(self) -> dict:
         """Return each registered worker's status: role, state, applied position."""
         result = {}

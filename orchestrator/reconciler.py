@@ -39,6 +39,7 @@ class Reconciler:
         self.lock = threading.RLock()
         self.known: dict[str, WorkerHandle] = {}
         self.stopping: set = set()
+        self.registered: set = set()
         self.wake = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="reconciler", daemon=True)
@@ -78,7 +79,7 @@ class Reconciler:
                 self._scale_in(alive, leader, -delta)
 
     def _observe_deaths(self) -> list:
-        alive = self.runtime.list()
+        alive = self._kill_unregistered(self.runtime.list())
         alive_ids = {handle.id for handle in alive}
         for worker_id, handle in list(self.known.items()):
             if worker_id not in alive_ids:
@@ -91,9 +92,34 @@ class Reconciler:
             self.known.setdefault(handle.id, handle)
         return alive
 
+    def _kill_unregistered(self, alive: list) -> list:
+        """Kill running workers whose ZooKeeper registration expired; return the others.
+
+        Such a worker is frozen or cut off (a paused process or container, a
+        lost network). It would exit on its own once it runs again, but until
+        then the broker keeps its unacknowledged requests; killing it closes
+        its connections, so the broker hands them to the live workers at once.
+        """
+        if not settings.kill_expired_workers:
+            return alive
+        registered = set(self.cluster.registered())
+        survivors = []
+        for handle in alive:
+            if handle.id in registered:
+                self.registered.add(handle.id)
+            elif handle.id in self.registered and handle.id not in self.stopping:
+                logger.warning("worker %s (pid %s) lost its ZooKeeper session while running; killing it",
+                               handle.id, handle.pid)
+                self.runtime.kill(handle.id)
+                self.forget(handle.id)
+                continue
+            survivors.append(handle)
+        return survivors
+
     def forget(self, worker_id: str) -> None:
         self.known.pop(worker_id, None)
         self.stopping.discard(worker_id)
+        self.registered.discard(worker_id)
         self.cluster.remove(worker_id)
 
     def _spawn(self) -> None:

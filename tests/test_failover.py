@@ -186,7 +186,8 @@ def read_log(rabbitmq_url: str, queue: str, head: int) -> list:
 
 
 def test_frozen_master_is_fenced_and_exits(make_cluster, rabbitmq):
-    cluster = make_cluster(slaves=2)
+    # The orchestrator would kill the frozen master; here it must fence itself after resuming.
+    cluster = make_cluster(slaves=2, KILL_EXPIRED_WORKERS="0")
     name = "frozen" + uuid.uuid4().hex[:6]
     old_master = cluster.master()
     writer = Writer(cluster, name)
@@ -220,3 +221,20 @@ def test_frozen_master_is_fenced_and_exits(make_cluster, rabbitmq):
     assert state.owner == new_master["id"] or state.epoch > old_master["epoch"]
     for write_id in void_ids - valid_ids:
         assert write_id not in present
+
+
+def test_frozen_master_killed_by_orchestrator(make_cluster):
+    cluster = make_cluster(slaves=1)
+    old_master = cluster.master()
+    os.kill(old_master["pid"], signal.SIGSTOP)
+    try:
+        wait_for(lambda: old_master["pid"] not in cluster.pids(), 30, "the frozen master to be killed")
+    finally:
+        try:
+            os.kill(old_master["pid"], signal.SIGCONT)
+        except ProcessLookupError:
+            pass  # killed, as expected
+    workers = cluster.wait_for_serving(2)
+    assert old_master["pid"] not in [w["pid"] for w in workers]
+    answer = cluster.write({"collection": "after_freeze", "op": "insert", "document": {"_id": 1}})
+    assert answer["inserted"] == 1
