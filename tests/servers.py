@@ -46,6 +46,8 @@ from common.config import settings
 
 logger = logging.getLogger(__name__)
 
+PORT_WAIT = 10.0  # seconds start() waits for a port that is still taken
+
 # Where images/build_ferretdb.sh puts the binary. find_ferretdb() falls back to it.
 FERRETDB_CACHE_PATH = "/var/cache/rideshare/ferretdb"
 RABBITMQ_SCRIPTS = Path("/usr/lib/rabbitmq/bin")
@@ -198,8 +200,12 @@ class ServerProcess:
         self.kill()  # helpers of a server that exited by itself may still hold its ports
         # A readiness probe would take another server on our port for ours.
         for port in self._ports():
-            if not port_is_free(port):
-                raise ServerStartError(f"{self.kind} cannot start: 127.0.0.1:{port} is already in use")
+            # A killed server's port can stay taken for a moment on a loaded machine.
+            deadline = time.monotonic() + PORT_WAIT
+            while not port_is_free(port):
+                if time.monotonic() > deadline:
+                    raise ServerStartError(f"{self.kind} cannot start: 127.0.0.1:{port} is already in use")
+                time.sleep(0.1)
         began = time.monotonic()
         with open(self.output_path, "ab") as output:
             self.process = subprocess.Popen(
