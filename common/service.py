@@ -4,7 +4,6 @@
 routes every service has (`db/clear`, `_count`, `health`). Each service adds its own routes.
 """
 
-import json
 import logging
 import reprlib
 from typing import Any
@@ -15,16 +14,13 @@ from werkzeug.exceptions import HTTPException
 from common.config import settings
 from common.counter import CountingMiddleware, RequestCounter
 from common.dbaas_client import DBaaSClient, DBaaSError, DBaaSRejected, DBaaSUnavailable
+from common.validation import InvalidRequest, parse_json
 
 logger = logging.getLogger(__name__)
 
 _SHORT_REPR = reprlib.Repr()
 _SHORT_REPR.maxstring = 80
 _SHORT_REPR.maxother = 80
-
-
-class InvalidRequest(ValueError):
-    """A request rejected with 400. The message states what is wrong with it."""
 
 
 class UpstreamUnavailable(Exception):
@@ -63,17 +59,10 @@ def json_object_body() -> dict:
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise InvalidRequest("missing request body: expected a JSON object")
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidRequest(f"invalid JSON body: {error}") from None
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidRequest(f"request body must be a JSON object, got {_json_type(body)}")
     return body
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _json_type(value: Any) -> str:

@@ -5,6 +5,7 @@ bad request is rejected with 400 and changes nothing. Workers still reject, with
 400, what only the store can detect, such as an invalid regular expression.
 """
 
+import json
 import re
 from typing import Any
 
@@ -15,7 +16,7 @@ WRITE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 CODE_OPERATORS = frozenset({"$where", "$function", "$accumulator"})
 UPDATE_OPERATORS = frozenset(
     {"$set", "$unset", "$inc", "$mul", "$min", "$max", "$rename",
-     "$setOnInsert", "$push", "$pull", "$addToSet", "$pop", "$currentDate"}
+     "$setOnInsert", "$push", "$pull", "$addToSet", "$pop"}
 )
 WRITE_OPS = frozenset({"insert", "update", "delete"})
 READ_FIELDS = frozenset({"collection", "filter", "projection", "sort", "limit", "skip", "count", "after"})
@@ -27,6 +28,57 @@ WRITE_FIELDS = {
 MAX_DEPTH = 32
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def parse_json(raw: bytes):
+    """Parse a request body, rejecting what the store cannot hold, or raise InvalidRequest.
+
+    Rejected beyond invalid JSON: NaN and Infinity, integers outside 64 bits,
+    strings that are not valid Unicode (lone surrogates), and nesting deeper
+    than MAX_DEPTH. pymongo or FerretDB fail on each of these in ways that
+    would otherwise reach a worker.
+    """
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidRequest(f"request body nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidRequest(f"request body is not valid JSON: {error}") from None
+    _check_values(value, depth=0)
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _check_values(value: Any, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidRequest(f"request body nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidRequest(f"integer {value} does not fit in 64 bits")
+    elif isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, list):
+        for item in value:
+            _check_values(item, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_values(item, depth + 1)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"string {text[:40]!r} is not valid Unicode (a lone surrogate)") from None
+
+
 class InvalidRequest(ValueError):
     """A request body rejected with HTTP 400. The message states what is wrong."""
 
@@ -35,7 +87,7 @@ def validate_write(body: Any) -> dict:
     """Return a normalized copy of a db/write body, or raise InvalidRequest."""
     _require_object(body, "request body")
     op = body.get("op")
-    if op not in WRITE_OPS:
+    if not isinstance(op, str) or op not in WRITE_OPS:
         raise InvalidRequest(f"invalid op {op!r}: expected one of insert, update, delete")
     _reject_unknown_fields(body, WRITE_FIELDS[op])
     request = {"op": op, "collection": _collection(body.get("collection"))}

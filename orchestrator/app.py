@@ -4,7 +4,6 @@ One process matters: the read counter, the reconciliation loop and the RPC
 reply routing must each exist once.
 """
 
-import json
 import logging
 import time
 import uuid
@@ -13,7 +12,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common.config import settings
-from common.validation import InvalidRequest, validate_read, validate_write, write_id
+from common.validation import InvalidRequest, parse_json, validate_read, validate_write, write_id
 from orchestrator.control import ControlPlane, NoSuchWorker
 from orchestrator.rpc import RpcTimeout
 
@@ -105,10 +104,7 @@ def _json_body(allow_empty: bool = False):
     raw = request.get_data(cache=False)
     if allow_empty and not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidRequest(f"request body is not valid JSON: {error}") from None
+    return parse_json(raw)
 
 
 def _forward(reply, what: str) -> Response:

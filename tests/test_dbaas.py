@@ -169,3 +169,54 @@ def test_update_store_rejects_changes_nothing(local_cluster):
     assert documents == [{"_id": 1, "n": 1}, {"_id": 2, "n": "x"}]
     assert local_cluster.pids() == pids
     local_cluster.wait_for_convergence()
+
+
+POISON_BODIES = [
+    ("/api/v1/db/read", b'{"collection": "p", "filter": {"n": 99999999999999999999}}'),
+    ("/api/v1/db/read", b'{"collection": "p", "filter": {}, "limit": 100000000000000000000}'),
+    ("/api/v1/db/read", b'{"collection": "p", "filter": {"n": NaN}}'),
+    ("/api/v1/db/read", b'{"collection": "p", "filter": {"s": "\\ud800"}}'),
+    ("/api/v1/db/write", b'{"collection": "p", "op": "insert", "document": {"_id": 18446744073709551616}}'),
+    ("/api/v1/db/write", b'{"collection": "p", "op": "insert", "document": {"n": NaN}}'),
+    ("/api/v1/db/write", b'{"collection": "p", "op": "update", "filter": {}, "update": {"$set": {"s": "\\udc00"}}}'),
+    ("/api/v1/db/write", b'{"collection": "p", "op": ["insert"]}'),
+    ("/api/v1/db/write", b'{"collection": "p", "op": "update", "filter": {}, "update": {"$currentDate": {"d": true}}}'),
+    ("/api/v1/db/write", b"[" * 5000 + b"]" * 5000),
+]
+
+
+@pytest.mark.parametrize("path, body", POISON_BODIES)
+def test_unstorable_values_rejected_workers_unharmed(local_cluster, path, body):
+    local_cluster.write({"collection": "p", "op": "insert", "document": {"n": 1, "s": "x"}})
+    pids = local_cluster.pids()
+    response = local_cluster.session.post(local_cluster.url + path, data=body, timeout=30)
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert local_cluster.pids() == pids
+    assert local_cluster.post("/api/v1/db/read", {"collection": "p", "filter": {}}).status_code == 200
+
+
+def test_multi_update_of_many_documents_replicates(local_cluster):
+    name = fresh_collection()
+    local_cluster.write({"collection": name, "op": "insert", "documents": [{"_id": i, "n": i} for i in range(250)]})
+    answer = local_cluster.write({"collection": name, "op": "update", "filter": {}, "update": {"$inc": {"n": 1}},
+                                  "multi": True})
+    assert answer["matched"] == 250
+    assert answer["modified"] == 250
+    read = local_cluster.read({"collection": name, "filter": {"n": 250}, "after": answer["position"]})
+    assert read["documents"] == [{"_id": 249, "n": 250}]
+    local_cluster.wait_for_convergence()
+
+
+def test_type_only_change_replicates(local_cluster):
+    name = fresh_collection()
+    local_cluster.write({"collection": name, "op": "insert", "document": {"_id": 1, "v": 1}})
+    answer = local_cluster.write({"collection": name, "op": "update", "filter": {"_id": 1},
+                                  "update": {"$set": {"v": 1.5}}})
+    answer = local_cluster.write({"collection": name, "op": "update", "filter": {"_id": 1},
+                                  "update": {"$set": {"v": True}}})
+    assert answer["modified"] == 1
+    workers = local_cluster.wait_for_convergence()
+    assert len({w["digest"] for w in workers}) == 1
+    read = local_cluster.read({"collection": name, "filter": {}, "after": answer["position"]})
+    assert read["documents"] == [{"_id": 1, "v": True}]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from common.validation import InvalidRequest, validate_read, validate_write
+from common.validation import InvalidRequest, parse_json, validate_read, validate_write
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,39 @@ def test_valid_read_defaults():
     assert request["sort"] == [("rideId", -1)]
     assert request["count"] is False
     assert "after" not in request
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b'{"n": NaN}', "not allowed"),
+        (b'{"n": -Infinity}', "not allowed"),
+        (b'{"n": 99999999999999999999}', "64 bits"),
+        (b'{"n": -9223372036854775809}', "64 bits"),
+        (b'{"s": "\\ud800"}', "not valid Unicode"),
+        (b'{"\\udc00": 1}', "not valid Unicode"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+        (b"{not json", "not valid JSON"),
+    ],
+)
+def test_parse_json_rejects_values_store_cannot_hold(raw, message):
+    with pytest.raises(InvalidRequest) as raised:
+        parse_json(raw)
+    assert message in str(raised.value)
+
+
+def test_parse_json_accepts_int64_edges():
+    assert parse_json(b'{"a": 9223372036854775807, "b": -9223372036854775808}') == {
+        "a": 2**63 - 1, "b": -(2**63)}
+
+
+def test_unhashable_op_rejected():
+    with pytest.raises(InvalidRequest) as raised:
+        validate_write({"collection": "t", "op": ["insert"]})
+    assert "invalid op" in str(raised.value)
+
+
+def test_current_date_rejected():
+    with pytest.raises(InvalidRequest) as raised:
+        validate_write({"collection": "t", "op": "update", "filter": {}, "update": {"$currentDate": {"d": True}}})
+    assert "invalid update operator" in str(raised.value)

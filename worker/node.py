@@ -20,9 +20,8 @@ import uuid
 
 import pika
 from kazoo.client import KazooClient, KazooState
-from bson.errors import BSONError
 from kazoo.exceptions import NoNodeError
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure
 
 from common import broker
 from common.config import settings
@@ -399,7 +398,7 @@ class Worker:
             entry = self._execute_write(tag, properties, request)
             if entry is None:
                 continue
-            entry_size = len(json.dumps(entry, default=str))
+            entry_size = len(json.dumps(entry))
             if batch and size + entry_size > MAX_BATCH_BYTES:
                 self._append_batch(batch)
                 batch, size = [], 0
@@ -416,7 +415,14 @@ class Worker:
             self._reject_write(tag, properties, request["id"], str(error))
             return None
         entry.update({"id": request["id"], "answer": answer})
-        if len(json.dumps(entry, default=str)) > settings.max_message_bytes:
+        try:
+            size = len(json.dumps(entry))
+        except (TypeError, ValueError) as error:
+            # A value JSON cannot carry (a date from the store, say) could not be replayed.
+            undo()
+            self._reject_write(tag, properties, request["id"], f"the write produced a value JSON cannot hold: {error}")
+            return None
+        if size > settings.max_message_bytes:
             undo()
             message = f"the write's log entry would exceed {settings.max_message_bytes} bytes; write less at once"
             self._reject_write(tag, properties, request["id"], message)
@@ -465,8 +471,9 @@ class Worker:
             result = self.store.read(request)
         except ConnectionFailure:
             raise
-        except (PyMongoError, BSONError) as error:
-            # A query the store cannot run (an unknown operator, say) is the client's error.
+        except Exception as error:
+            # A query the store cannot run (an unknown operator, say) is the
+            # client's error; failing the worker would only pass it to the next one.
             message = str(error).split(", full error")[0]
             self.log("rejected read on %s: %s", request["collection"], message[:200])
             self._reply(properties, 400, {"error": f"read failed: {message}"})

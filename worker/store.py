@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 META = "_meta"
 WRITES = "_writes"
 DUPLICATE_KEY = 11000
+REPLACE_CHUNK = 50
 
 
 class Store:
@@ -79,18 +80,27 @@ class Store:
                 self.clear()
             else:
                 states = final.setdefault(entry["collection"], {})
-                for document in entry["inserted"] + entry["replaced"]:
-                    states[_key(document["_id"])] = (document["_id"], document)
+                for document in entry["inserted"]:
+                    key = _key(document["_id"])
+                    earlier = states.get(key)
+                    states[key] = (document["_id"], document, earlier is not None and earlier[2])
+                for document in entry["replaced"]:
+                    states[_key(document["_id"])] = (document["_id"], document, True)
                 for document_id in entry["deleted"]:
-                    states[_key(document_id)] = (document_id, None)
+                    states[_key(document_id)] = (document_id, None, True)
             answers.append({"_id": entry["id"], "answer": entry["answer"]})
         self._flush(final, answers)
 
     def _flush(self, final: dict, answers: list) -> None:
         for name, states in final.items():
             collection = self.db[name]
-            collection.delete_many({"_id": {"$in": [document_id for document_id, _ in states.values()]}})
-            self._insert_or_replace(collection, [document for _, document in states.values() if document is not None])
+            # Only replaced or deleted documents need a delete first. Inserted ones go
+            # straight in, which matters for catch-up: FerretDB scans the collection for $in.
+            stale = [document_id for document_id, _, replaced in states.values() if replaced]
+            if stale:
+                collection.delete_many({"_id": {"$in": stale}})
+            current = [document for _, document, _ in states.values() if document is not None]
+            self._insert_or_replace(collection, current)
         if answers:
             self._insert_or_replace(self.db[WRITES], answers)
 
@@ -106,9 +116,11 @@ class Store:
             if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
                 raise
             done = error.details["nInserted"]
-        # An ordered insert stops at the first duplicate: replace from there.
+        # An ordered insert stops at the first duplicate: replace from there, in
+        # small bulks, because FerretDB 1.24 stalls on a bulk of 100 replacements or more.
         requests = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in documents[done:]]
-        collection.bulk_write(requests, ordered=True)
+        for start in range(0, len(requests), REPLACE_CHUNK):
+            collection.bulk_write(requests[start:start + REPLACE_CHUNK], ordered=True)
 
     def clear(self) -> None:
         for name in self.collection_names():
