@@ -3,7 +3,7 @@
 Internal collections start with an underscore, which no client collection
 name can (see common.validation), so no request can reach them:
 - ``_meta`` contains the applied log position and epoch state,
-- ``_writes`` holds the answer of every valid write by write id.
+- ``_writes`` contains the answer of every valid write, by write id.
 
 NOTE: FerretDB 1.24 on SQLite scans a collection for every filter, even on
 ``_id`` (its explain shows SCAN), so updates, deletes and reads cost time in

@@ -190,7 +190,7 @@ def _delete(collection, request: dict) -> tuple[dict, dict, Undo]:
 
 
 def _canonical(value) -> str:
-    """Return a JSON text that tells 1, 1.0 and True apart, unlike Python's ==."""
+    """Return JSON text that distinguishes 1, 1.0 and True, which Python's == does not."""
     return json.dumps(value, sort_keys=True, default=repr)
 
 
