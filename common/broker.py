@@ -23,5 +23,5 @@ def declare_queues(channel) -> None:
 
 
 def control_queue(worker_id: str) -> str:
-    """Return the name of the queue on which one worker answers status requests."""
+    """Return the name of the queue on which one worker replies to status requests."""
     return f"control.{worker_id}"

@@ -6,8 +6,8 @@ import threading
 
 def desired_slaves(reads: int, reads_per_slave: int, min_slaves: int, max_slaves: int) -> int:
     """Return the slave count for one window: max(min_slaves, ceil(reads / reads_per_slave)), capped."""
-    wanted = max(min_slaves, math.ceil(reads / reads_per_slave))
-    return min(wanted, max_slaves)
+    slaves = max(min_slaves, math.ceil(reads / reads_per_slave))
+    return min(slaves, max_slaves)
 
 
 class Autoscaler:

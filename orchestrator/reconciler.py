@@ -97,7 +97,7 @@ class Reconciler:
 
         Such a worker is frozen or cut off (a paused process or container, a
         lost network). It would exit on its own once it runs again, but until
-        then the broker keeps its unacknowledged requests; killing it closes
+        then the broker keeps its unacknowledged requests. Killing it closes
         its connections, so the broker hands them to the live workers at once.
         """
         if not settings.kill_expired_workers:

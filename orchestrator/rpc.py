@@ -1,10 +1,10 @@
 """RabbitMQ RPC over one long-lived connection, owned by one thread.
 
 pika connections are not thread-safe, so Flask threads never touch the
-connection: `call` queues a request and wakes the I/O thread with
-`add_callback_threadsafe`; the I/O thread publishes it with `reply_to` set to
+connection. `call` queues a request and wakes the I/O thread with
+`add_callback_threadsafe`. The I/O thread publishes it with `reply_to` set to
 the response queue and routes each reply to its waiter by correlation id.
-If the broker goes away, the thread reconnects; calls in flight time out.
+If the broker goes away, the thread reconnects, and calls in flight time out.
 """
 
 import json

@@ -138,7 +138,7 @@ class LocalCluster:
         return wait_for(ready, timeout, f"{count} serving workers")
 
     def wait_for_convergence(self, timeout: float = 60) -> list:
-        """Wait until every worker has applied the same position and holds the same digest."""
+        """Wait until every worker has applied the same position and has the same digest."""
 
         def converged():
             workers = self.status()["workers"]

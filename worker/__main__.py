@@ -20,8 +20,8 @@ PID_WAIT = 60.0
 def wait_for_pid(zk: KazooClient, worker_id: str) -> int:
     """Return the pid the runtime recorded for this worker.
 
-    In a container the worker's own pid is 1; the runtime knows the pid on
-    the host (the one worker/list shows) and writes it to ZooKeeper at spawn.
+    In a container the worker's own pid is 1. The runtime reads the pid on the
+    host (the one worker/list shows) and writes it to ZooKeeper at spawn.
     """
     path = f"{settings.zk_root}/pids/{worker_id}"
     deadline = time.monotonic() + PID_WAIT
@@ -53,7 +53,7 @@ def main() -> int:
         worker.run()
     except Fatal as error:
         logger.error("worker=%s exiting: %s", settings.worker_id, error)
-        # os._exit skips cleanup on purpose: nothing may be answered or acked after this.
+        # os._exit skips cleanup on purpose: no reply or ack may be sent after this.
         os._exit(1)
     except Exception:
         logger.exception("worker=%s exiting on an unexpected error", settings.worker_id)

@@ -24,8 +24,8 @@ class EpochState:
         """Advance over one entry and return whether it is valid.
 
         A marker is valid only if its epoch is higher than every earlier
-        valid marker; two masters that raced to the same epoch therefore get
-        one winner, the first in the log. Any other entry is valid only if it
+        valid marker, so two masters that raced to the same epoch get one
+        winner: the first in the log. Any other entry is valid only if it
         was written by the owner of the current epoch.
         """
         if entry.get("kind") == "marker":

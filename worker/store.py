@@ -32,8 +32,9 @@ REPLACE_CHUNK = 50
 class Store:
     """A pymongo connection to one worker's database.
 
-    Every method blocks on the store; a pymongo error propagates, and the
-    worker treats it as fatal because its data would no longer match the log.
+    Every method blocks on the store, and errors propagate. During log
+    application the worker treats them as fatal, because its data would no
+    longer match the log.
     """
 
     def __init__(self, url: str, database: str) -> None:

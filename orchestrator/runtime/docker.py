@@ -1,8 +1,8 @@
 """Workers as containers of the worker image, each with a store container in its network namespace.
 
-Every container this runtime creates carries the project's labels, and it
-lists, kills and removes only containers with those labels; no request can
-name a container. A worker's pid is its container's main process on the host.
+Every container this runtime creates carries the project's labels. It lists,
+kills and removes only containers with those labels, and no request can name
+a container. A worker's pid is its container's main process on the host.
 """
 
 import logging
